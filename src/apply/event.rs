@@ -40,3 +40,10 @@ pub trait Reporter: Send + Sync {
 impl Reporter for () {
     fn event(&self, _: &Event<'_>) {}
 }
+
+/// So the CLI can pick a reporter at run time (bar on a terminal, lines in CI).
+impl<T: Reporter + ?Sized> Reporter for Box<T> {
+    fn event(&self, event: &Event<'_>) {
+        (**self).event(event)
+    }
+}

@@ -193,7 +193,8 @@ mod tests {
     #[test]
     fn exit_codes_follow_spec() {
         use Outcome::*;
-        let rows: &[(&[(Outcome, bool)], Exit, bool)] = &[
+        type Row<'a> = (&'a [(Outcome, bool)], Exit, bool);
+        let rows: &[Row] = &[
             (&[], Exit::Success, true),
             (&[(Applied, true), (Applied, true)], Exit::Success, true),
             (&[(Applied, true), (Deferred, false)], Exit::Deferred, false),

@@ -171,13 +171,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Outcome {
         return Outcome::Reply(resp);
     }
 
+    // In flight from here to the answer, latency included: concurrency tests
+    // measure overlap as the client sees it.
+    let phone = call.phone.clone();
+    let _guard = InFlight::enter(&shared, phone.as_deref());
     let latency = shared.lock().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-
-    let phone = call.phone.clone();
-    let _guard = InFlight::enter(&shared, phone.as_deref());
     let authorized = shared.lock().token_matches(call.authorization.as_deref());
     let (reply, drop) = match early {
         Some(r) => (r, false),

@@ -240,6 +240,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+    type EnvPairs<'a> = &'a [(&'a str, &'a str)];
+
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs
             .iter()
@@ -254,7 +257,7 @@ mod tests {
             ("LINQ_API_URL", "https://a.example"),
             ("LINQ_API_V3_BASE_URL", "https://b.example"),
         ]);
-        let cases: [(Option<&str>, &dyn Fn(&str) -> Option<String>, &str); 5] = [
+        let cases: [(Option<&str>, Env, &str); 5] = [
             (
                 Some("https://flag.example/x/"),
                 &both,
@@ -332,7 +335,7 @@ mod tests {
     fn token_precedence() {
         let home = home_with(PROFILES);
         let h = Some(home.path());
-        let cases: [(&[(&str, &str)], Option<&str>, &str); 6] = [
+        let cases: [(EnvPairs, Option<&str>, &str); 6] = [
             (
                 &[("LINQ_API_KEY", "k1"), ("LINQ_API_V3_API_KEY", "k2")],
                 None,

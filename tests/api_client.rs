@@ -733,7 +733,7 @@ async fn in_flight_peaks_are_tracked() {
     let fake = FakeLinq::start(
         Config::default()
             .numbers([A, B, C])
-            .latency(Duration::from_millis(150)),
+            .latency(Duration::from_millis(300)),
     )
     .await;
     for n in [A, B, C] {

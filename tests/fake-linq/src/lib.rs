@@ -195,7 +195,9 @@ impl FaultMatch {
 /// Pseudo-method of [`FaultMatch::writes_to`].
 const WRITES: &str = "POST|PATCH";
 
-/// What happens to the next matching call. Each queued fault fires once.
+/// What happens to the next matching call. Each queued fault fires once, after
+/// auth and validation and before the write budget: an injected fault never
+/// draws on the budget (but is counted by `writes_for`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this error envelope. Write faults with code 2022 or 4004 leave

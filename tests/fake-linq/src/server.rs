@@ -240,7 +240,8 @@ async fn api(shared: &Shared, call: &Call) -> (Reply, bool) {
     match fault {
         None => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Drop) => return (Reply::code(0, 0, None), true),
+        // The reply is never sent; only the drop flag matters.
+        Some(Fault::Drop) => return (Reply::code(500, 3006, None), true),
         Some(Fault::DropAfterApply) => drop_after = true,
         Some(Fault::Error {
             status,

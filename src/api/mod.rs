@@ -7,7 +7,7 @@ pub mod client;
 pub mod error;
 pub mod model;
 
-pub use client::Client;
+pub use client::{Client, ClientOptions};
 pub use error::{ApiError, ClientError, ErrorCode};
 pub use model::{
     CardFields, ContactCard, ContactCardList, CreateCard, PhoneNumberInfo, PhoneNumberList,

@@ -32,6 +32,7 @@ pub fn validate(
         path,
         opts,
         diags: Vec::new(),
+        suggested: Vec::new(),
     };
     let cards = v.file(doc);
     if v.diags.is_empty() {
@@ -87,6 +88,9 @@ struct Validator<'a> {
     path: &'a Path,
     opts: LoadOptions,
     diags: Vec<Diagnostic>,
+    /// Keys proposed for misspelt ones in the current mapping: a "missing"
+    /// message for one of them would only repeat the typo's.
+    suggested: Vec<&'static str>,
 }
 
 impl Validator<'_> {
@@ -194,16 +198,19 @@ impl Validator<'_> {
                     );
                     continue;
                 }
-                let hint = suggest_key(text, allowed).map(|s| format!("did you mean \"{s}\"?"));
-                let hint = hint.or_else(|| key_hint(text));
+                let suggestion = suggest_key(text, allowed);
+                if let Some(s) = suggestion {
+                    self.suggested.push(s);
+                }
+                let hint = suggestion
+                    .map(|s| format!("did you mean \"{s}\"?"))
+                    .or_else(|| key_hint(text))
+                    .unwrap_or_else(|| format!("expected one of: {}", allowed.join(", ")));
                 self.report(
                     card,
                     Some(key.pos),
-                    format!(
-                        "unknown key \"{text}\" (expected one of: {})",
-                        allowed.join(", ")
-                    ),
-                    hint,
+                    format!("unknown key \"{text}\""),
+                    Some(hint),
                 );
                 continue;
             };
@@ -354,7 +361,7 @@ impl Validator<'_> {
             let hint = if key == "first_name" {
                 "give it a value".to_string()
             } else {
-                format!("leave `{key}` out to leave it unmanaged (the tool then never changes it)")
+                format!("leave `{key}` out to leave it unmanaged: the tool then never changes it")
             };
             self.report(card, Some(node.pos), message, Some(hint));
             return None;
@@ -491,6 +498,7 @@ impl Validator<'_> {
 
         let mut fields = Fields::default();
         let mut phone_ok = false;
+        self.suggested.clear();
         for (key, value) in self.keys(Some(label), entries, CARD_KEYS) {
             if key == "phone_number" {
                 phone_ok = self.phone(label, value);
@@ -498,7 +506,7 @@ impl Validator<'_> {
                 self.field(Some(label), key, value, &mut fields, "");
             }
         }
-        if phone_node.is_none() {
+        if phone_node.is_none() && !self.suggested.contains(&"phone_number") {
             self.report(
                 Some(label),
                 Some(node.pos),
@@ -510,7 +518,7 @@ impl Validator<'_> {
         }
 
         let first_name = fields.first_name.or_default(&defaults.first_name);
-        if matches!(first_name, Field::Absent) {
+        if matches!(first_name, Field::Absent) && !self.suggested.contains(&"first_name") {
             self.report(
                 Some(label),
                 Some(node.pos),
@@ -735,6 +743,19 @@ mod tests {
             full(&d)
         );
         assert_eq!(d.hint.as_deref(), Some("did you mean \"first_name\"?"));
+        // A typo of a required key is one problem, not also "missing first_name".
+        let d = one_error("cards:\n  - phone_number: +12223334444\n    firstname: A\n");
+        assert_eq!(d.hint.as_deref(), Some("did you mean \"first_name\"?"));
+        let d = one_error(
+            "cards:\n  - phone_number: +12223334444\n    first_name: A\n    colour: red\n",
+        );
+        assert!(
+            d.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("expected one of: phone_number")),
+            "{}",
+            full(&d)
+        );
 
         for (key, want) in [
             ("firstName", "first_name"),

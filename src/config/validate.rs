@@ -994,7 +994,7 @@ mod tests {
         let lines: Vec<_> = d.iter().map(|d| d.line).collect();
         assert_eq!(
             lines,
-            vec![Some(1), Some(3), Some(5), Some(6), Some(7)],
+            vec![Some(1), Some(3), Some(6), Some(7)],
             "{d:#?}"
         );
         // The second card is named by its number in each of its messages.

@@ -139,7 +139,9 @@ fn syntax_error_names_file_and_line() {
         .args(["validate", "syntax_error.yaml"])
         .status(1)
         .run();
-    out.stderr_contains("syntax_error.yaml:2:19: YAML syntax error: invalid indentation in quoted scalar");
+    out.stderr_contains(
+        "syntax_error.yaml:2:19: YAML syntax error: invalid indentation in quoted scalar",
+    );
     out.stderr_contains("YAML syntax error");
 }
 

@@ -992,11 +992,7 @@ mod tests {
     fn all_problems_reported_at_once_in_file_order() {
         let d = errors("version: 3\ncards:\n  - phone_number: 4155551234\n    first_name: A\n  - phone_number: +12223334444\n    frist_name: B\n    image_url: http://x.example/a.png\n");
         let lines: Vec<_> = d.iter().map(|d| d.line).collect();
-        assert_eq!(
-            lines,
-            vec![Some(1), Some(3), Some(6), Some(7)],
-            "{d:#?}"
-        );
+        assert_eq!(lines, vec![Some(1), Some(3), Some(6), Some(7)], "{d:#?}");
         // The second card is named by its number in each of its messages.
         assert!(
             d[2..]

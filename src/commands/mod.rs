@@ -1,6 +1,8 @@
 //! One module per command: wiring settings, loading, planning, rendering and
 //! writing together. The logic they call lives in the other modules.
 
+pub mod validate;
+
 use std::io::Write;
 
 use anyhow::Result;
@@ -11,7 +13,8 @@ use crate::exit::Exit;
 /// Run the parsed command line.
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
-        Command::Validate(_) | Command::Plan(_) | Command::Apply(_) | Command::Export(_) => {
+        Command::Validate(args) => validate::run(&cli.global, &args),
+        Command::Plan(_) | Command::Apply(_) | Command::Export(_) => {
             anyhow::bail!("not implemented yet")
         }
         Command::Schema => {

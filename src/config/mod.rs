@@ -45,15 +45,22 @@ pub struct LoadOptions {
 /// Read, parse and validate a desired-state file. Every problem is reported,
 /// not only the first.
 pub fn load_file(path: &Path, opts: LoadOptions) -> Result<DesiredState, Vec<Diagnostic>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(vec![Diagnostic::file_error(
-                path,
-                format!("cannot read {}: {e}", path.display()),
-            )])
-        }
+    use std::io::Read;
+    let cannot_read = |e: std::io::Error| {
+        vec![Diagnostic::file_error(
+            path,
+            format!("cannot read {}: {e}", path.display()),
+        )]
     };
+    // Read at most one byte past the cap, so that a huge file costs no memory;
+    // `load::parse` then refuses it by size.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(load::MAX_INPUT_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        })
+        .map_err(cannot_read)?;
     load_str(path, &text, opts)
 }
 

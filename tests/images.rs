@@ -15,13 +15,11 @@ use linq_cards::image::{ImageChecker, ImageOptions, ImageVerdict};
 
 // ---------------------------------------------------------------- pictures
 
+/// A shape: whether a point (0..1 coordinates) is inside, and its colour.
+type Shape<'a> = (&'a dyn Fn(f32, f32) -> bool, [u8; 4]);
+
 /// Anti-aliased shapes: 4×4 supersampling of `inside(x, y) -> colour`.
-fn render(
-    w: u32,
-    h: u32,
-    bg: [u8; 4],
-    shapes: &[(&dyn Fn(f32, f32) -> bool, [u8; 4])],
-) -> RgbaImage {
+fn render(w: u32, h: u32, bg: [u8; 4], shapes: &[Shape<'_>]) -> RgbaImage {
     RgbaImage::from_fn(w, h, |x, y| {
         let mut acc = [0f32; 4];
         for sy in 0..4 {
@@ -791,7 +789,7 @@ async fn a_corrupt_cache_entry_is_ignored_and_rewritten() {
     let src = host.url("/src.png");
     ImageChecker::new(options(Some(dir.path())))
         .expect("checker")
-        .check(&[], &[src.clone()])
+        .check(&[], std::slice::from_ref(&src))
         .await;
     let files: Vec<_> = std::fs::read_dir(dir.path())
         .expect("cache dir")
@@ -801,12 +799,12 @@ async fn a_corrupt_cache_entry_is_ignored_and_rewritten() {
     for garbage in ["", "{\"format\":1,", "null", "\u{0}\u{ff}"] {
         std::fs::write(&files[0], garbage).expect("corrupt the entry");
         let checker = ImageChecker::new(options(Some(dir.path()))).expect("checker");
-        let v = checker.check(&[], &[src.clone()]).await;
+        let v = checker.check(&[], std::slice::from_ref(&src)).await;
         assert!(v.source_problems.is_empty());
         assert_eq!(checker.stats().downloads, 1, "{garbage:?}");
         // Rewritten: the next run is a fresh hit again.
         let next = ImageChecker::new(options(Some(dir.path()))).expect("checker");
-        next.check(&[], &[src.clone()]).await;
+        next.check(&[], std::slice::from_ref(&src)).await;
         assert_eq!(next.stats().cache_fresh_hits, 1, "{garbage:?}");
     }
 }
@@ -824,7 +822,7 @@ async fn no_store_is_not_cached() {
     let src = host.url("/src.png");
     for _ in 0..2 {
         let checker = ImageChecker::new(options(Some(dir.path()))).expect("checker");
-        checker.check(&[], &[src.clone()]).await;
+        checker.check(&[], std::slice::from_ref(&src)).await;
         assert_eq!(checker.stats().downloads, 1);
     }
     assert_eq!(host.total().conditional, 0);

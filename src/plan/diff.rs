@@ -998,6 +998,25 @@ mod tests {
                 let second = compute(&d, &l, &v, &opts).expect("plan");
                 prop_assert!(second.changes.is_empty(), "second plan: {:?}", second.changes);
                 prop_assert_eq!(second.summary.unchanged, d.cards.len());
+                // And the account now shows what the file says: a planner
+                // that planned nothing would pass the check above.
+                for card in &d.cards {
+                    let now = &l.cards[card.phone_number.as_str()];
+                    prop_assert!(now.is_active);
+                    prop_assert_eq!(&now.first_name, &card.first_name);
+                    if let Some(last) = &card.last_name {
+                        prop_assert_eq!(now.last_name.as_ref(), Some(last));
+                    }
+                    if let Some(src) = &card.image_url {
+                        let cdn = now.image_url.as_deref().unwrap_or("");
+                        let verdict = v.verdict(src, cdn);
+                        prop_assert!(
+                            matches!(verdict, ImageVerdict::Same | ImageVerdict::Unverifiable(_))
+                                && !cdn.is_empty(),
+                            "{}: image {:?} vs {:?}: {:?}", card.phone_number, src, cdn, verdict
+                        );
+                    }
+                }
             }
         }
     }

@@ -216,6 +216,42 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs config::load_str (foundation issue); un-ignore after the merge"]
+    fn export_loads_back_and_plans_nothing() {
+        use crate::image::ImageVerdicts;
+        use crate::plan::{compute, PlanOptions};
+        let l = live(vec![
+            card(
+                "+12223335555",
+                "Acme",
+                Some("Billing"),
+                Some("https://cdn.linqapp.com/contact-card/a.png"),
+                true,
+            ),
+            card("+12223334444", "yes", Some("null"), None, true),
+            card("+12223336666", "Zoë \"Z\" #1: ok", None, Some(""), true),
+            card("+12223337777", "", Some("x"), None, true),
+        ]);
+        let e = render(&l);
+        let desired = crate::config::load_str(
+            std::path::Path::new("exported.yaml"),
+            &e.yaml,
+            crate::config::LoadOptions::default(),
+        )
+        .unwrap_or_else(|d| panic!("{d:?}\n{}", e.yaml));
+        assert_eq!(desired.cards.len(), 3);
+        let plan = compute(
+            &desired,
+            &l,
+            &ImageVerdicts::default(),
+            &PlanOptions::default(),
+        )
+        .expect("plan");
+        assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+        assert_eq!(plan.unmanaged, ["+12223337777"]);
+    }
+
+    #[test]
     fn export_parses_as_yaml_with_string_numbers() {
         let e = render(&live(vec![card("+12223334444", "Acme", None, None, true)]));
         let v: serde_yaml::Value = serde_yaml::from_str(&e.yaml).expect("yaml");

@@ -875,6 +875,61 @@ mod tests {
         assert_eq!(image_pairs(&d, &l, &only_c), ImageWork::default());
     }
 
+    #[test]
+    #[ignore = "measurement, not a check: cargo test --release -- --ignored --nocapture measure"]
+    fn measure_large_plan() {
+        let n = 10_000;
+        let numbers: Vec<String> = (0..n).map(|i| format!("+1555{i:07}")).collect();
+        let d = desired(
+            numbers
+                .iter()
+                .map(|p| want(p, "Acme", Some("Support"), Some(SRC)))
+                .collect(),
+        );
+        let mut l = LiveState {
+            cards: numbers
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        p.clone(),
+                        have(
+                            p,
+                            if i % 3 == 0 { "Old" } else { "Acme" },
+                            Some("Support"),
+                            Some(CDN),
+                            i % 7 != 0,
+                        ),
+                    )
+                })
+                .collect(),
+            account_numbers: Some(numbers.iter().cloned().collect()),
+        };
+        l.cards.remove(&numbers[1]);
+        let t = std::time::Instant::now();
+        let p = compute(
+            &d,
+            &l,
+            &verdicts(ImageVerdict::Same),
+            &PlanOptions::default(),
+        )
+        .expect("plan");
+        let planned = t.elapsed();
+        let t = std::time::Instant::now();
+        let mut out = Vec::new();
+        crate::render::render_text(&p, false, &mut out).expect("text");
+        let text = t.elapsed();
+        let t = std::time::Instant::now();
+        let md = crate::render::render_markdown_limited(&p, crate::render::MARKDOWN_LIMIT);
+        let markdown = t.elapsed();
+        println!(
+            "{n} cards: compute {planned:?}, text {text:?} ({} bytes), markdown {markdown:?} ({} bytes), {} changes",
+            out.len(),
+            md.len(),
+            p.changes.len()
+        );
+    }
+
     mod property {
         use super::*;
         use proptest::prelude::*;

@@ -85,8 +85,12 @@ pub fn render_markdown_limited(plan: &Plan, limit: usize) -> String {
         s.push_str("#### Changes\n\n");
     }
     for change in &plan.changes {
+        if left_out > 0 {
+            left_out += 1;
+            continue;
+        }
         let block = change_block(change);
-        if left_out > 0 || s.len() + block.len() + TAIL_RESERVE > limit {
+        if s.len() + block.len() + TAIL_RESERVE > limit {
             left_out += 1;
             continue;
         }

@@ -12,7 +12,7 @@ use crate::api::Client;
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::diag::Diagnostic;
 use crate::exit::Exit;
-use crate::image::{ImageVerdict, ImageVerdicts};
+use crate::image::ImageVerdicts;
 use crate::plan::ImageWork;
 use crate::settings::ApiUrl;
 
@@ -59,22 +59,14 @@ pub(crate) fn connect(_global: &GlobalArgs, _api_url: &ApiUrl) -> Result<Client>
 /// Verdicts for the pairs and sources the planner asked about.
 ///
 /// MERGE SEAM (plan issue -> images issue): `image::ImageChecker` arrives
-/// with the images issue. Until then every pair whose URLs differ is
-/// unverifiable: plan warns and changes no image, rather than re-uploading
-/// every rehosted picture (LINQ_API.md: the live URL is always the CDN's).
+/// with the images issue and replaces the body. Until then nothing is
+/// fetched and every pair whose URLs differ is unverifiable.
 pub(crate) async fn check_images(
     work: &ImageWork,
     _api_url: &ApiUrl,
     _no_cache: bool,
 ) -> ImageVerdicts {
-    let mut verdicts = ImageVerdicts::default();
-    for pair in &work.pairs {
-        verdicts.pairs.insert(
-            pair.clone(),
-            ImageVerdict::Unverifiable("image comparison is not available in this build".into()),
-        );
-    }
-    verdicts
+    crate::plan::unverified(work, "image comparison is not available in this build")
 }
 
 /// File problems on stderr, one per line: `file:line: card: message (hint)`.

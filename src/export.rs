@@ -212,6 +212,10 @@ mod tests {
             let parsed: std::collections::BTreeMap<String, String> =
                 serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{s:?}: {e}\n{doc}"));
             assert_eq!(parsed["k"], s, "{doc}");
+            // And the parser the desired-state loader is built on.
+            let docs = yaml_rust2::YamlLoader::load_from_str(&doc)
+                .unwrap_or_else(|e| panic!("{s:?}: {e}\n{doc}"));
+            assert_eq!(docs[0]["k"].as_str(), Some(s), "{doc}");
         }
     }
 

@@ -1,6 +1,9 @@
 //! One module per command: wiring settings, loading, planning, rendering and
 //! writing together. The logic they call lives in the other modules.
 
+pub mod export;
+pub mod pipeline;
+pub mod plan;
 pub mod validate;
 
 use std::io::Write;
@@ -14,7 +17,9 @@ use crate::exit::Exit;
 pub fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Validate(args) => validate::run(&cli.global, &args),
-        Command::Plan(_) | Command::Apply(_) | Command::Export(_) => {
+        Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Export(args) => export::run(&cli.global, &args),
+        Command::Apply(_) => {
             anyhow::bail!("not implemented yet")
         }
         Command::Schema => {
@@ -28,5 +33,23 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
             clap_complete::generate(args.shell, &mut cmd, "linq-cards", &mut std::io::stdout());
             Ok(Exit::Success)
         }
+    }
+}
+
+/// A runtime for the commands that talk to the network; one thread is plenty
+/// for a handful of concurrent requests.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// File problems on stderr, one per line, compiler style (and as workflow
+/// annotations inside GitHub Actions, like `validate`).
+pub(crate) fn print_diagnostics(diags: &[crate::diag::Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    let _ = crate::diag::render_text(diags, &mut err);
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        let _ = crate::diag::render_github(diags, &mut std::io::stdout().lock());
     }
 }

@@ -60,6 +60,13 @@ impl Test {
         }
     }
 
+    /// Point the binary at a fake Linq server: `--api-url` and `LINQ_API_KEY`.
+    /// The image cache lives in the temporary `HOME`, so each test has its own.
+    pub fn fake(self, fake: &fake_linq::FakeLinq) -> Test {
+        self.env("LINQ_API_URL", fake.base_url())
+            .env("LINQ_API_KEY", fake.token())
+    }
+
     /// The temporary directory the binary runs in (and `HOME`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -263,6 +270,21 @@ impl Output {
     }
 
     /// Read a file the run left in its directory.
+    /// Another run in the same directory (same files, `HOME` and cache), with
+    /// fresh arguments, environment and expectations.
+    pub fn again(self) -> Test {
+        let cwd = self.dir.path().to_path_buf();
+        Test {
+            dir: self.dir,
+            cwd,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            status: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
     pub fn read(&self, path: impl AsRef<Path>) -> String {
         let full = self.dir.path().join(path);
         std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {}: {e}", full.display()))

@@ -31,6 +31,45 @@ pub fn generate(n: usize) -> String {
     s
 }
 
+/// A file of `n` cards for the end-to-end bench (benches/cards.rs): every
+/// card names itself, one in `image_every` carries `image_url` (when given),
+/// and with `renamed` every tenth card has a new first name (the "10% of the
+/// names changed" scenario).
+#[allow(dead_code)] // used by benches/cards.rs only
+pub fn generate_named(
+    n: usize,
+    image_url: Option<&str>,
+    image_every: usize,
+    renamed: bool,
+) -> String {
+    let mut s = String::with_capacity(n * 90 + 64);
+    s.push_str("version: 1\ncards:\n");
+    for i in 0..n {
+        let number = 14_150_000_000_u64 + i as u64;
+        let first = if renamed && i % 10 == 0 {
+            "Renamed"
+        } else {
+            "Northwind"
+        };
+        let _ = writeln!(
+            s,
+            "  - phone_number: \"+{number}\"\n    first_name: {first} {i}"
+        );
+        if let Some(url) = image_url {
+            if image_every > 0 && i % image_every == 0 {
+                let _ = writeln!(s, "    image_url: {url}");
+            }
+        }
+    }
+    s
+}
+
+/// The numbers [`generate`] and [`generate_named`] use, in order.
+#[allow(dead_code)] // used by benches/cards.rs only
+pub fn number(i: usize) -> String {
+    format!("+{}", 14_150_000_000_u64 + i as u64)
+}
+
 #[allow(dead_code)] // also compiled into benches/validate.rs, which has its own main
 fn main() {
     let n = std::env::args()

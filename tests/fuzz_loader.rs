@@ -49,7 +49,10 @@ fn load_checked(text: &str) {
                     "duplicate accepted"
                 );
                 assert!(!card.first_name.is_empty(), "empty first_name accepted");
-                assert!(card.last_name.as_deref() != Some(""), "empty last_name accepted");
+                assert!(
+                    card.last_name.as_deref() != Some(""),
+                    "empty last_name accepted"
+                );
             }
         }
         Err(diags) => {
@@ -177,7 +180,8 @@ fn pathological_inputs_are_fast_and_bounded() {
         "x".repeat(8 << 20)
     );
     let many_keys: String = (0..20_000).map(|i| format!("k{i}: v\n")).collect();
-    let merge_bomb = "a: &a {x: 1}\nb: &b {<<: [*a, *a, *a, *a]}\nc: {<<: [*b, *b, *b, *b]}\ncards: []\n";
+    let merge_bomb =
+        "a: &a {x: 1}\nb: &b {<<: [*a, *a, *a, *a]}\nc: {<<: [*b, *b, *b, *b]}\ncards: []\n";
     let over_cap = "#".repeat(config::load::MAX_INPUT_BYTES + 1);
     for (name, text) in [
         ("alias bomb", bomb.as_str()),

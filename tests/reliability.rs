@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use fake_linq::{Card, Config, Fault, FaultMatch, FakeLinq, RequestRecord};
+use fake_linq::{Card, Config, FakeLinq, Fault, FaultMatch, RequestRecord};
 use linq_cards::api::{Client, ClientOptions};
 use linq_cards::apply::{self, Cancel, Job, Options};
 use linq_cards::config::{self, DesiredState, LoadOptions};
@@ -238,7 +238,9 @@ fn check_run(plan: &Plan, log: &[RequestRecord], run: usize) -> Result<(), Strin
         for (k, w) in writes.iter().enumerate() {
             let final_answer = match (w.status, w.code) {
                 (Some(503), Some(4004)) => true,
-                (Some(s), c) if (400..500).contains(&s) => s != 429 && c != Some(2014) && c != Some(2012),
+                (Some(s), c) if (400..500).contains(&s) => {
+                    s != 429 && c != Some(2014) && c != Some(2012)
+                }
                 _ => false,
             };
             if final_answer && k + 1 < writes.len() {
@@ -292,8 +294,14 @@ async fn check_scenario(s: Scenario) -> Result<(), String> {
             .card(card.phone_number.as_str())
             .ok_or_else(|| format!("{} has no live card", card.phone_number.as_str()))?;
         let want_last = card.last_name.as_ref().or(live.last_name.as_ref());
-        if !live.is_active || live.first_name != card.first_name || live.last_name.as_ref() != want_last {
-            return Err(format!("{} converged to {live:?}", card.phone_number.as_str()));
+        if !live.is_active
+            || live.first_name != card.first_name
+            || live.last_name.as_ref() != want_last
+        {
+            return Err(format!(
+                "{} converged to {live:?}",
+                card.phone_number.as_str()
+            ));
         }
     }
     // And a further apply writes nothing.
@@ -371,7 +379,14 @@ fn every_fault_kind_alone_converges() {
         let s = Scenario {
             // A create, an update, an inactive card set up again, an unchanged
             // card and an unmanaged one.
-            desired: vec![Some((0, 1)), Some((1, 1)), Some((0, 0)), Some((2, 2)), None, None],
+            desired: vec![
+                Some((0, 1)),
+                Some((1, 1)),
+                Some((0, 0)),
+                Some((2, 2)),
+                None,
+                None,
+            ],
             live: vec![
                 None,
                 Some((0, 1, true)),

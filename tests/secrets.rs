@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use common::{Output, Test};
-use fake_linq::{Card, Config, Fault, FaultMatch, FakeLinq};
+use fake_linq::{Card, Config, FakeLinq, Fault, FaultMatch};
 
 /// Distinctive enough that a hit cannot be a coincidence.
 const TOKEN: &str = "lq-sentinel-9f2c41d7e8b3a605c4d2e1f0";
@@ -82,7 +82,10 @@ fn sweep(make: impl Fn() -> Test, args: &[&str]) {
     let out = make().arg("-vv").args(args).run();
     assert_clean(&out, &format!("{args:?} -vv (exit {})", out.code));
     let out = make().env("RUST_LOG", "trace").args(args).run();
-    assert_clean(&out, &format!("{args:?} RUST_LOG=trace (exit {})", out.code));
+    assert_clean(
+        &out,
+        &format!("{args:?} RUST_LOG=trace (exit {})", out.code),
+    );
 }
 
 #[test]

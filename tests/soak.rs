@@ -148,14 +148,17 @@ async fn soak(cycles: usize, seed: u64) {
         fake.clear_log();
 
         let live = live::read(&client).await.expect("live state");
-        let plan = plan::compute(&desired, &live, &verdicts, &PlanOptions::default())
-            .expect("plan");
+        let plan =
+            plan::compute(&desired, &live, &verdicts, &PlanOptions::default()).expect("plan");
         let planned: BTreeSet<String> = plan
             .changes
             .iter()
             .map(|c| c.phone_number.clone())
             .collect();
-        assert_eq!(planned, expected, "cycle {cycle} (seed {seed}): planned set");
+        assert_eq!(
+            planned, expected,
+            "cycle {cycle} (seed {seed}): planned set"
+        );
         let jobs: Vec<Job> = plan
             .changes
             .iter()
@@ -172,11 +175,7 @@ async fn soak(cycles: usize, seed: u64) {
         )
         .await;
         assert!(
-            result.converged
-                && result
-                    .results
-                    .iter()
-                    .all(|r| r.outcome == Outcome::Applied),
+            result.converged && result.results.iter().all(|r| r.outcome == Outcome::Applied),
             "cycle {cycle} (seed {seed}): {result:?}"
         );
         let mut written: BTreeMap<String, usize> = BTreeMap::new();
@@ -190,8 +189,8 @@ async fn soak(cycles: usize, seed: u64) {
 
         // No perpetual diff: the next plan is empty.
         let live = live::read(&client).await.expect("live state");
-        let again = plan::compute(&desired, &live, &verdicts, &PlanOptions::default())
-            .expect("plan");
+        let again =
+            plan::compute(&desired, &live, &verdicts, &PlanOptions::default()).expect("plan");
         assert!(
             again.changes.is_empty(),
             "cycle {cycle} (seed {seed}): perpetual diff {:?}",

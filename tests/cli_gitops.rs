@@ -670,7 +670,6 @@ fn append_step_summary_through_the_library() {
 // Enabled once the `plan` command is wired (it is written in parallel).
 
 #[test]
-#[ignore = "needs the plan command (feat-plan); un-ignore after the merge"]
 fn plan_inside_actions_appends_its_markdown_to_the_job_summary() {
     let summary_dir = tempfile::tempdir().expect("temp dir");
     let summary = summary_dir.path().join("summary.md");

@@ -257,6 +257,21 @@ fn setup_incomplete_2022_succeeds_on_the_second_try() {
 }
 
 #[test]
+fn setup_incomplete_2022_on_an_update_is_set_up_again_by_post() {
+    let fake = fake();
+    fake.push_fault(FaultMatch::writes_to(B), Fault::error(500, 2022));
+    apply(&fake).status(0).run();
+    let b: Vec<_> = writes(&fake)
+        .into_iter()
+        .filter(|r| r.phone.as_deref() == Some(B))
+        .map(|r| (r.method, r.code))
+        .collect();
+    // The failed update left B inactive: a second PATCH would only earn a 2012.
+    assert_eq!(b, vec![("PATCH".into(), Some(2022)), ("POST".into(), None)]);
+    assert_converged(&fake);
+}
+
+#[test]
 fn setup_incomplete_2022_is_retried_twice_then_fails() {
     let fake = fake();
     for _ in 0..3 {

@@ -711,7 +711,6 @@ fn plan_inside_actions_appends_its_markdown_to_the_job_summary() {
 }
 
 #[test]
-#[ignore = "needs the apply command wiring (feat-apply-cmd); un-ignore after the merge"]
 fn apply_inside_actions_appends_its_summary_without_the_token() {
     use fake_linq::{Card, Config, FakeLinq};
     const A: &str = "+12223334444";

@@ -99,12 +99,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit> {
 
     render_result(global, args, &result)?;
 
-    // ---- GitHub step summary -------------------------------------------
-    // Here, once the result is rendered, the Markdown summary of `plan` and
-    // `result` is appended to `$GITHUB_STEP_SUMMARY` by
-    // `crate::ci::append_step_summary` (owned by the CI issue). A failure to
-    // append must only warn: the writes are done and the exit status is theirs.
-    // ---------------------------------------------------------------------
+    // Whoever opens the CI run sees what was written. Appending only warns on
+    // failure: the writes are done and the exit status is theirs.
+    if crate::ci::in_github_actions() {
+        crate::ci::append_step_summary(&render::apply::render_markdown(&result))?;
+    }
 
     Ok(result.exit())
 }

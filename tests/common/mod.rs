@@ -26,6 +26,7 @@ const SCRUBBED_VARS: &[&str] = &[
     "NO_COLOR",
     "XDG_CACHE_HOME",
     "XDG_CONFIG_HOME",
+    "LINQ_CARDS_CACHE_DIR",
 ];
 
 /// A pending run of the binary.

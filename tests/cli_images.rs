@@ -494,3 +494,66 @@ fn bench_images_1000_cards_one_source() {
         w.host.total().not_modified
     );
 }
+
+/// The invariant through the real `apply` command, pictures included: apply
+/// creates and an image update, then `plan` shows no changes and a second
+/// `apply` makes zero write calls (SPEC "Images": the point of all this).
+#[test]
+fn second_apply_with_images_makes_zero_writes() {
+    let w = World::new(&[N1, N2, N3]);
+    // N3 already has a card with another picture: an image update.
+    w.apply(&[create(N3, "Acme", None, Some(&w.url("/stripes.png")))]);
+    let cards = [
+        create(N1, "Acme", Some("Support"), Some(&w.url("/logo.png"))),
+        create(N2, "Acme", None, Some(&w.url("/logo-copy.jpg"))),
+        create(N3, "Acme", None, Some(&w.url("/logo.png"))),
+    ];
+    let out = Test::new()
+        .yaml(&yaml(&cards))
+        .fake(&w.fake)
+        .args(["apply", "--auto-approve", "--format", "json"])
+        .status(0)
+        .run();
+    let v = out.json();
+    assert_eq!(v["converged"], true, "{v}");
+    assert_eq!(v["summary"]["applied"], 3, "{v}");
+    assert_eq!(w.fake.writes(), 3, "one write per planned card");
+    // The update carried only the picture.
+    let patch = w
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .expect("one PATCH");
+    assert_eq!(patch.body, Some(json!({"image_url": w.url("/logo.png")})));
+
+    w.fake.clear_log();
+    let out = out
+        .again()
+        .fake(&w.fake)
+        .args(["plan", "--format", "json", "--detailed-exitcode"])
+        .status(0)
+        .run();
+    assert_eq!(
+        out.json()["summary"],
+        json!({"create": 0, "update": 0, "unchanged": 3, "unmanaged": 0})
+    );
+    let out = out
+        .again()
+        .fake(&w.fake)
+        .args(["apply", "--auto-approve"])
+        .status(0)
+        .run();
+    assert!(
+        out.stdout.contains("No changes") || out.stdout.contains("no changes"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        w.fake.writes(),
+        0,
+        "the second apply wrote: {:?}",
+        w.fake.requests()
+    );
+    assert!(w.fake.unexpected().is_empty(), "{:?}", w.fake.unexpected());
+}

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -17,22 +17,24 @@ pub struct LiveState {
     pub account_numbers: Option<BTreeSet<String>>,
 }
 
-/// Why the live state could not be read.
+/// Why the live state could not be read. Causes are part of each message and
+/// not chained as `source` (the CLI prints chains with `{:#}`, which would
+/// repeat them).
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     #[error("reading the live cards (GET /v3/contact_card): {0}")]
-    ListCards(#[source] ClientError),
+    ListCards(ClientError),
     #[error("reading the account's phone numbers (GET /v3/phone_numbers): {0}")]
-    ListNumbers(#[source] ClientError),
+    ListNumbers(ClientError),
     #[error("{source_name} lists {phone_number} twice, with different contents; refusing to guess which is live")]
     Duplicate {
         source_name: String,
         phone_number: String,
     },
-    #[error("cannot read live snapshot {}: {source}", .path.display())]
+    #[error("cannot read live snapshot {}: {error}", .path.display())]
     SnapshotRead {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("live snapshot {} is not a GET /v3/contact_card response body ({{\"contact_cards\": [...]}}): {detail}", .path.display())]
     SnapshotFormat { path: PathBuf, detail: String },
@@ -81,9 +83,9 @@ pub async fn read(client: &Client) -> Result<LiveState, LiveError> {
 /// Read a `--live-snapshot` file (a `GET /v3/contact_card` response body). The
 /// account's numbers are unknown then.
 pub fn read_snapshot(path: &Path) -> Result<LiveState, LiveError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LiveError::SnapshotRead {
+    let text = std::fs::read_to_string(path).map_err(|error| LiveError::SnapshotRead {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_snapshot(path, &text)
 }

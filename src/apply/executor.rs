@@ -497,6 +497,17 @@ impl<A: CardApi, J: ImageJudge, R: Reporter> Engine<'_, A, J, R> {
                                 Some(policy::Kind::SetupIncomplete)
                             ) {
                                 setup_retries += 1;
+                                if op == Op::Update {
+                                    // LINQ_API.md: a failed update leaves the card
+                                    // not active, and PATCH needs an active card;
+                                    // POST is the remedy. Retrying the PATCH would
+                                    // spend a write on a certain 2012.
+                                    t.notes.push(
+                                        "update answered 2022: set up again by POST".to_string(),
+                                    );
+                                    created_by_fallback = true;
+                                    step = Step::Write(Op::Create, CardFields::default());
+                                }
                             } else if wait == Wait::Backoff {
                                 transient_retries += 1;
                             }

@@ -650,6 +650,38 @@ async fn setup_incomplete_is_retried_twice_with_backoff_then_fails() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn setup_incomplete_on_an_update_is_retried_as_a_create() {
+    let api = Scripted::new().writes(A, &[Reply::Api(500, Some(2022), None), Reply::Active]);
+    let (r, _) = go(
+        &api,
+        &[update_job(
+            desired(A, "New", Some("Support"), None),
+            &live(A, "Old", Some("Support"), None, true),
+            CardFields {
+                first_name: Some("New".into()),
+                ..CardFields::default()
+            },
+        )],
+        Options::default(),
+    )
+    .await;
+    let w = api.writes_to(A);
+    assert_eq!(
+        w.iter()
+            .map(|c| (c.method, c.body.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("PATCH", json!({"first_name": "New"})),
+            (
+                "POST",
+                json!({"phone_number": A, "first_name": "New", "last_name": "Support"})
+            ),
+        ]
+    );
+    assert_eq!(outcome(&r, A), (Outcome::Applied, 2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn setup_incomplete_then_success_on_the_second_try() {
     let api = Scripted::new().writes(A, &[Reply::Api(500, Some(2022), None), Reply::Active]);
     let (r, _) = go(

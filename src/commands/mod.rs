@@ -1,6 +1,7 @@
 //! One module per command: wiring settings, loading, planning, rendering and
 //! writing together. The logic they call lives in the other modules.
 
+pub mod apply;
 pub mod export;
 pub mod pipeline;
 pub mod plan;
@@ -19,9 +20,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit> {
         Command::Validate(args) => validate::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Export(args) => export::run(&cli.global, &args),
-        Command::Apply(_) => {
-            anyhow::bail!("not implemented yet")
-        }
+        Command::Apply(args) => apply::run(&cli.global, &args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             out.write_all(crate::config::schema::schema_json().as_bytes())?;

@@ -40,6 +40,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Exit> {
     rendered
         .and_then(|()| out.flush())
         .context("writing the plan to stdout")?;
+    if crate::ci::in_github_actions() {
+        // The job summary shows the plan to whoever opens the run.
+        crate::ci::append_step_summary(&render::render_markdown_limited(
+            &plan,
+            render::MARKDOWN_LIMIT,
+        ))?;
+    }
     if args.format != PlanFormat::Text {
         // The text plan lists its warnings; a JSON or Markdown one on stdout
         // is for a machine, so a person watching the log sees them here.

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Exit> {
         Ok(state) => (Some(state.cards.len()), &[][..]),
         Err(diags) => (None, diags.as_slice()),
     };
-    let in_actions = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+    let in_actions = crate::ci::in_github_actions();
     let stdout = &mut std::io::stdout().lock();
     let stderr = &mut std::io::stderr().lock();
     match args.format {
@@ -69,10 +69,17 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Exit> {
         }
         ValidateFormat::Github => diag::render_github(diags, stdout)?,
     }
-    // Inside GitHub Actions the problems become annotations whatever the format;
-    // stderr keeps a JSON stdout parseable (the runner reads commands on both).
-    if in_actions && args.format != ValidateFormat::Github {
-        diag::render_github(diags, stderr)?;
+    // Inside GitHub Actions the problems become annotations whatever the format.
+    // GitHub documents workflow commands on stdout, so text output puts them
+    // there; JSON keeps stdout parseable and puts them on stderr, which the
+    // runner also scans for commands (actions/runner ScriptHandler.cs attaches
+    // its command parser to both streams).
+    if in_actions {
+        match args.format {
+            ValidateFormat::Text => diag::render_github(diags, stdout)?,
+            ValidateFormat::Json => diag::render_github(diags, stderr)?,
+            ValidateFormat::Github => {}
+        }
     }
     Ok(if cards.is_some() {
         Exit::Success

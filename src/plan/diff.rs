@@ -97,21 +97,6 @@ pub fn image_pairs(desired: &DesiredState, live: &LiveState, opts: &PlanOptions)
     }
 }
 
-/// Verdicts without looking at any picture: every pair whose URLs differ is
-/// unverifiable for `reason`. Used where fetching is not allowed
-/// (`--live-snapshot` promises no network at all): plan then warns and
-/// changes no image, rather than re-uploading every rehosted picture (the
-/// live URL is always Linq's CDN copy, LINQ_API.md "What a contact card is").
-pub fn unverified(work: &ImageWork, reason: &str) -> ImageVerdicts {
-    let mut verdicts = ImageVerdicts::default();
-    for pair in &work.pairs {
-        verdicts
-            .pairs
-            .insert(pair.clone(), ImageVerdict::Unverifiable(reason.to_string()));
-    }
-    verdicts
-}
-
 /// Parse the numbers of a repeatable flag, reporting the first bad one with its
 /// E.164 suggestion.
 fn parse_numbers(flag: &'static str, raw: &[String]) -> Result<BTreeSet<String>, PlanError> {
@@ -952,8 +937,11 @@ mod tests {
             want(B, "B", None, Some(SRC)),
         ]);
         let l = live(vec![have(A, "Acme", None, Some(CDN), true)]);
-        let work = image_pairs(&d, &l, &PlanOptions::default());
-        let v = unverified(&work, "offline");
+        let mut v = ImageVerdicts::default();
+        for pair in image_pairs(&d, &l, &PlanOptions::default()).pairs {
+            v.pairs
+                .insert(pair, ImageVerdict::Unverifiable("offline".to_string()));
+        }
         let p = compute(&d, &l, &v, &PlanOptions::default()).expect("plan");
         assert_eq!(p.unchanged, [A]);
         assert_eq!(p.summary.create, 1, "a create still sends its source");

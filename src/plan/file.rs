@@ -11,15 +11,17 @@ use crate::plan::model::{Plan, FORMAT_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
-    #[error("cannot read plan file {}: {source}", .path.display())]
+    // The I/O error is part of the message, not a `source`: `{:#}` would
+    // otherwise print it twice.
+    #[error("cannot read plan file {}: {error}", .path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write plan file {}: {source}", .path.display())]
+    #[error("cannot write plan file {}: {error}", .path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} is not a linq-cards plan file: {detail}", .path.display())]
     NotAPlan { path: PathBuf, detail: String },
@@ -32,9 +34,9 @@ pub enum PlanFileError {
 /// Write the plan as pretty JSON. The file is written beside its final name
 /// and renamed into place, so a crash never leaves half a plan.
 pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
-    let write_err = |source| PlanFileError::Write {
+    let write_err = |error| PlanFileError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut text = serde_json::to_vec_pretty(plan).expect("a plan always serializes");
     text.push(b'\n');
@@ -68,9 +70,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Read a saved plan.
 pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| PlanFileError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse(path, &text)
 }

@@ -8,5 +8,5 @@ pub mod guard;
 pub mod model;
 pub mod stale;
 
-pub use diff::{compute, image_pairs, unverified, ImageWork, PlanError, PlanOptions};
+pub use diff::{compute, image_pairs, ImageWork, PlanError, PlanOptions};
 pub use model::{Action, Change, Field, LiveFields, Plan, Reason, Summary, Warning};

@@ -144,6 +144,54 @@ pub fn render_text(result: &ApplyResult, color: bool, out: &mut impl Write) -> i
     Ok(())
 }
 
+/// The apply result as Markdown, for the GitHub job summary: the counts
+/// first, then one table row per planned card. Card strings and API messages
+/// are escaped like the plan's, so none can break the markup.
+pub fn render_markdown(result: &ApplyResult) -> String {
+    use crate::render::markdown::text;
+    let s = &result.summary;
+    let mut md = String::from("### linq-cards apply\n\n");
+    md.push_str(&format!(
+        "**{} applied, {} failed, {} deferred, {} unchanged** — {}\n\n",
+        s.applied,
+        s.failed,
+        s.deferred,
+        s.unchanged,
+        if result.converged {
+            "every planned card converged"
+        } else {
+            "not every planned card converged"
+        }
+    ));
+    if result.results.is_empty() {
+        return md;
+    }
+    md.push_str("| number | action | outcome | writes | detail |\n|---|---|---|---|---|\n");
+    for r in &result.results {
+        let action = match r.action {
+            Action::Create => "create",
+            Action::Update => "update",
+        };
+        let outcome = match r.outcome {
+            Outcome::Applied if !r.converged => "applied, not converged",
+            Outcome::Applied => "applied",
+            Outcome::Failed => "failed",
+            Outcome::Deferred => "deferred",
+        };
+        let detail = match &r.error {
+            Some(e) => error_text(e),
+            None => r.detail.clone(),
+        };
+        md.push_str(&format!(
+            "| {} | {action} | {outcome} | {} | {} |\n",
+            text(&r.phone_number),
+            r.attempts,
+            text(&detail)
+        ));
+    }
+    md
+}
+
 fn event_line(e: &Event<'_>) -> Option<String> {
     Some(match e {
         Event::Start { cards } => format!("applying {cards} card(s)"),
@@ -353,6 +401,34 @@ mod tests {
         assert_eq!(v["summary"]["unchanged"], 4);
         assert_eq!(v["results"][1]["error"]["trace_id"], "2eff5df5");
         assert_eq!(v["converged"], false);
+    }
+
+    #[test]
+    fn markdown_summary_counts_first_and_escapes_api_text() {
+        let mut r = result();
+        if let Some(e) = r.results[1].error.as_mut() {
+            e.message = "bad | <script>alert(1)</script>\nrow".into();
+        }
+        let md = render_markdown(&r);
+        assert!(
+            md.starts_with(
+                "### linq-cards apply\n\n**1 applied, 1 failed, 1 deferred, 4 unchanged**"
+            ),
+            "{md}"
+        );
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("| +1")).count(),
+            3,
+            "{md}"
+        );
+        assert!(md.contains("2eff5df5"), "{md}");
+        assert!(!md.contains("<script>"), "{md}");
+        // The message's pipe and newline cannot end the cell or the row.
+        let failed = md
+            .lines()
+            .find(|l| l.contains("+12223335555"))
+            .expect("row");
+        assert_eq!(failed.matches('|').count(), 6, "{failed}");
     }
 
     #[test]

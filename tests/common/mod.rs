@@ -2,8 +2,8 @@
 //! temporary directory, with files, arguments, environment and stdin, and
 //! checks its status (after just's `Test`).
 //!
-//! The environment is cleared of every `LINQ_*` variable, of `GITHUB_ACTIONS`
-//! and of `RUST_LOG`, and `HOME` points at the temporary directory, so that a
+//! The environment is cleared of every `LINQ_*` variable, of `GITHUB_ACTIONS`,
+//! `GITHUB_STEP_SUMMARY` and `RUST_LOG`, and `HOME` points at the temporary directory, so that a
 //! developer's real token or profile is never read. Extend it with methods
 //! such as `.fake(&server)` that set `--api-url` and `LINQ_API_KEY`.
 #![allow(dead_code)] // each test crate uses a different part of it
@@ -21,10 +21,12 @@ const SCRUBBED_VARS: &[&str] = &[
     "LINQ_API_URL",
     "LINQ_API_V3_BASE_URL",
     "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
     "RUST_LOG",
     "NO_COLOR",
     "XDG_CACHE_HOME",
     "XDG_CONFIG_HOME",
+    "LINQ_CARDS_CACHE_DIR",
 ];
 
 /// A pending run of the binary.

@@ -6,9 +6,14 @@
 //!   (the expected set is computed here from the drift, not by the planner);
 //! - a fresh plan is empty: no perpetual diff.
 //!
+//! `soak_cli_short` does the same through the binary (`apply --auto-approve`
+//! then `plan --detailed-exitcode`, which must exit 0).
+//!
 //! CI runs 25 cycles (a few seconds). The full 200-cycle soak:
 //! `cargo test --release --test soak -- --ignored` (seed with
 //! `SOAK_SEED=N`; the seed is printed so a failure can be replayed).
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -216,4 +221,71 @@ async fn soak_short() {
 #[ignore = "long: run with `cargo test --release --test soak -- --ignored`"]
 async fn soak_200_cycles() {
     soak(200, seed()).await;
+}
+
+/// The same cycle through the binary: drift, `apply --auto-approve`, then
+/// `plan --detailed-exitcode` must say "no changes" (exit 0).
+#[test]
+fn soak_cli_short() {
+    let seed = seed();
+    println!("soak_cli_short: SOAK_SEED={seed}");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut config = Config::default();
+    for i in 0..MANAGED + UNMANAGED {
+        config = config.number(&number(i));
+    }
+    let fake = FakeLinq::start_blocking(config);
+    let text = file();
+    let desired = config::load_str(Path::new("soak.yaml"), &text, LoadOptions::default())
+        .expect("the soak file is valid");
+    let mut out = common::Test::new()
+        .yaml(&text)
+        .fake(&fake)
+        .args(["apply", "--auto-approve"])
+        .status(0)
+        .run();
+    assert_eq!(
+        fake.writes(),
+        MANAGED,
+        "first apply creates every card once"
+    );
+    for cycle in 1..=8 {
+        for _ in 0..rng.usize(1..5) {
+            drift(&fake, &mut rng, cycle);
+        }
+        let expected: BTreeMap<String, usize> = desired
+            .cards
+            .iter()
+            .filter(|d| needs_write(d, fake.card(d.phone_number.as_str()).as_ref()))
+            .map(|d| (d.phone_number.as_str().to_string(), 1))
+            .collect();
+        fake.reset_write_budget();
+        fake.clear_log();
+        out = out
+            .again()
+            .fake(&fake)
+            .args(["apply", "--auto-approve", "--format", "json"])
+            .status(0)
+            .run();
+        let mut written: BTreeMap<String, usize> = BTreeMap::new();
+        for r in fake.requests() {
+            if r.method == "POST" || r.method == "PATCH" {
+                *written.entry(r.phone.unwrap_or_default()).or_default() += 1;
+            }
+        }
+        assert_eq!(written, expected, "cycle {cycle} (seed {seed}): writes");
+        assert_eq!(
+            out.json()["converged"],
+            true,
+            "cycle {cycle}: {}",
+            out.stdout()
+        );
+        out = out
+            .again()
+            .fake(&fake)
+            .args(["plan", "--detailed-exitcode"])
+            .status(0)
+            .run();
+    }
+    assert!(fake.unexpected().is_empty(), "{:?}", fake.unexpected());
 }

@@ -48,7 +48,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 pub(crate) fn print_diagnostics(diags: &[crate::diag::Diagnostic]) {
     let mut err = std::io::stderr().lock();
     let _ = crate::diag::render_text(diags, &mut err);
-    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+    if crate::ci::in_github_actions() {
         let _ = crate::diag::render_github(diags, &mut std::io::stdout().lock());
     }
 }

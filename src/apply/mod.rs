@@ -9,7 +9,6 @@
 pub mod card_api;
 pub mod event;
 pub mod executor;
-pub mod guard;
 pub mod ledger;
 pub mod outcome;
 pub mod policy;

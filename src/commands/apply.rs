@@ -4,7 +4,7 @@
 //! `apply::executor` and render what it did.
 //!
 //! Every refusal here happens before the first write and writes nothing. The
-//! decisions themselves live in `plan::stale`, `plan::guard`, `apply::guard`
+//! decisions themselves live in `plan::stale`, `plan::guard`, `plan::digest`
 //! and `apply::policy`; this module only orders them.
 
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
@@ -57,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit> {
     // The reviewed plan is the applied plan: checked even when there is
     // nothing to write, so that a pipeline learns its digest was wrong.
     if let Some(expected) = &args.expect_digest {
-        apply::guard::check_digest(expected, &plan.plan_digest)?;
+        plan::digest::check_digest(expected, &plan.plan_digest)?;
     }
     if !plan.has_changes() {
         let result = ApplyResult::new(Vec::new(), plan.unchanged.len(), None, Vec::new());

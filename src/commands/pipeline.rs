@@ -12,22 +12,19 @@ use crate::api::{Client, ClientOptions};
 use crate::cli::{GlobalArgs, PlanShapeArgs};
 use crate::config::{self, DesiredState, LoadOptions};
 use crate::exit::Exit;
-use crate::image::{self, FetchStats, ImageChecker, ImageOptions, ImageVerdicts};
+use crate::image::{self, ImageChecker, ImageOptions, ImageVerdicts};
 use crate::live::{self, LiveState};
 use crate::plan::{self, guard, ImageWork, Plan, PlanOptions, Warning};
 use crate::settings::{self, ApiUrl};
 
-/// Everything a fresh plan was computed from.
-#[allow(dead_code)] // read by `apply`
+/// A fresh plan and what `apply` and the guard need of its inputs.
 pub(crate) struct Planned {
-    pub api_url: ApiUrl,
     /// `None` when the live state came from a snapshot.
     pub client: Option<Client>,
     pub desired: DesiredState,
     pub live: LiveState,
     pub verdicts: ImageVerdicts,
     pub plan: Plan,
-    pub image_stats: FetchStats,
 }
 
 /// Where the live state comes from.
@@ -50,9 +47,9 @@ pub(crate) async fn check_images(
     work: &ImageWork,
     api_url: &ApiUrl,
     no_cache: bool,
-) -> Result<(ImageVerdicts, FetchStats)> {
+) -> Result<ImageVerdicts> {
     if work.pairs.is_empty() && work.sources.is_empty() {
-        return Ok((ImageVerdicts::default(), FetchStats::default()));
+        return Ok(ImageVerdicts::default());
     }
     let opts = ImageOptions {
         allow_loopback: api_url.is_loopback(),
@@ -73,7 +70,7 @@ pub(crate) async fn check_images(
         failures = stats.failures,
         "images checked"
     );
-    Ok((verdicts, stats))
+    Ok(verdicts)
 }
 
 /// Load, read, compare and compute. `Err(Exit)` means the file was invalid and
@@ -113,17 +110,15 @@ pub(crate) fn fresh_plan(
         }
     };
     let work = plan::image_pairs(&desired, &live, &opts);
-    let (verdicts, image_stats) = rt.block_on(check_images(&work, &api_url, shape.no_cache))?;
+    let verdicts = rt.block_on(check_images(&work, &api_url, shape.no_cache))?;
     let mut plan = plan::compute(&desired, &live, &verdicts, &opts)?;
     plan.api_url = Some(api_url.as_str().to_string());
     Ok(Ok(Planned {
-        api_url,
         client,
         desired,
         live,
         verdicts,
         plan,
-        image_stats,
     }))
 }
 

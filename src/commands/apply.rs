@@ -7,6 +7,7 @@
 //! decisions themselves live in `plan::stale`, `plan::guard`, `plan::digest`
 //! and `apply::policy`; this module only orders them.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::time::Duration;
 
@@ -120,16 +121,20 @@ fn fresh(
             Err(exit) => return Ok(Err(exit)),
         };
     let breach = pipeline::warn_guard(&mut planned, args.max_update_percent);
+    // Indexed once: a search per change is quadratic at 10,000 cards.
+    let desired: HashMap<&str, _> = planned
+        .desired
+        .cards
+        .iter()
+        .map(|d| (d.phone_number.as_str(), d))
+        .collect();
     let jobs = planned
         .plan
         .changes
         .iter()
         .map(|c| {
-            let desired = planned
-                .desired
-                .cards
-                .iter()
-                .find(|d| d.phone_number.as_str() == c.phone_number)
+            let desired = desired
+                .get(c.phone_number.as_str())
                 .expect("plan::compute only plans cards of the file");
             Job::new(c.clone(), desired)
         })

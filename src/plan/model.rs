@@ -44,6 +44,24 @@ impl Field {
             Field::ImageUrl => "image_url",
         }
     }
+
+    /// This field of a live card as the plan saw it.
+    pub fn live_value(self, live: &LiveFields) -> Option<&str> {
+        match self {
+            Field::FirstName => Some(live.first_name.as_str()),
+            Field::LastName => live.last_name.as_deref(),
+            Field::ImageUrl => live.image_url.as_deref(),
+        }
+    }
+
+    /// This field of a request body; `None` when the body leaves it unset.
+    pub fn planned_value(self, body: &CardFields) -> Option<&str> {
+        match self {
+            Field::FirstName => body.first_name.as_deref(),
+            Field::LastName => body.last_name.as_deref(),
+            Field::ImageUrl => body.image_url.as_deref(),
+        }
+    }
 }
 
 /// A live card as the plan saw it (`before`), without its number.

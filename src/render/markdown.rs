@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use super::summary_line;
-use crate::plan::{Action, Change, Field, LiveFields, Plan, Reason};
+use crate::plan::{Action, Change, Field, Plan, Reason};
 
 /// The first line: lets CI find and update its own comment.
 pub const MARKDOWN_MARKER: &str = "<!-- linq-cards:plan -->";
@@ -149,12 +149,8 @@ fn change_block(c: &Change) -> String {
     );
     s.push_str("| field | live | planned |\n|---|---|---|\n");
     for field in Field::ALL {
-        let new = match field {
-            Field::FirstName => body.first_name.as_deref(),
-            Field::LastName => body.last_name.as_deref(),
-            Field::ImageUrl => body.image_url.as_deref(),
-        };
-        let old = c.before.as_ref().and_then(|b| live_value(b, field));
+        let new = field.planned_value(body);
+        let old = c.before.as_ref().and_then(|b| field.live_value(b));
         if new.is_none() && old.is_none() {
             continue;
         }
@@ -185,14 +181,6 @@ fn change_block(c: &Change) -> String {
     }
     s.push_str("\n</details>\n\n");
     s
-}
-
-fn live_value(b: &LiveFields, field: Field) -> Option<&str> {
-    match field {
-        Field::FirstName => Some(b.first_name.as_str()),
-        Field::LastName => b.last_name.as_deref(),
-        Field::ImageUrl => b.image_url.as_deref(),
-    }
 }
 
 /// A small inline picture, only for an http(s) URL; anything else is shown as

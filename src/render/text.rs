@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use similar::{ChangeTag, TextDiff};
 
 use super::{push_escaped, quote, summary_line};
-use crate::plan::{Action, Change, Field, LiveFields, Plan, Reason};
+use crate::plan::{Action, Change, Field, Plan, Reason};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -90,12 +90,8 @@ fn render_change(c: &Change, st: &Style, out: &mut impl Write) -> io::Result<()>
     )?;
     let body = &c.after.fields;
     for field in Field::ALL {
-        let new = match field {
-            Field::FirstName => body.first_name.as_deref(),
-            Field::LastName => body.last_name.as_deref(),
-            Field::ImageUrl => body.image_url.as_deref(),
-        };
-        let old = c.before.as_ref().and_then(|b| live_value(b, field));
+        let new = field.planned_value(body);
+        let old = c.before.as_ref().and_then(|b| field.live_value(b));
         let label = format!("{}:", field.as_str());
         match (old, new) {
             (Some(old), Some(new)) if old != new => {
@@ -121,14 +117,6 @@ fn render_change(c: &Change, st: &Style, out: &mut impl Write) -> io::Result<()>
         )?;
     }
     Ok(())
-}
-
-fn live_value(b: &LiveFields, field: Field) -> Option<&str> {
-    match field {
-        Field::FirstName => Some(b.first_name.as_str()),
-        Field::LastName => b.last_name.as_deref(),
-        Field::ImageUrl => b.image_url.as_deref(),
-    }
 }
 
 /// Both strings quoted and escaped; with colour, the deleted words of `old`

@@ -1,8 +1,8 @@
 //! The live state of the account: from the list call plus the phone-numbers call,
 //! or from a `--live-snapshot` file.
 //!
-//! Plan reads the live state with one list call, whatever the number of cards
-//! (SPEC "How plan decides"); building [`LiveState`] from the answers is pure.
+//! Plan reads the live state with one list call (plus one phone-numbers call),
+//! whatever the number of cards (SPEC "How plan decides"); building [`LiveState`] from the answers is pure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -512,6 +512,26 @@ fn plan_only_warns_about_the_update_guard_and_apply_limits_are_inclusive() {
         .status(2)
         .run()
         .stdout_contains("4 of 10");
+    // plan takes the limit too: at 40% nothing is over it.
+    let raised = Test::new()
+        .yaml(&yaml)
+        .fake(&fake)
+        .args(["plan", "--format", "json", "--max-update-percent", "40"])
+        .status(0)
+        .run();
+    assert_eq!(raised.json()["warnings"], serde_json::json!([]));
+    // A limit that is not a percentage is a usage error, never a disabled guard.
+    for bad in ["NaN", "inf", "101", "-1", "x"] {
+        for sub in ["plan", "apply"] {
+            Test::new()
+                .yaml(&yaml)
+                .fake(&fake)
+                .args([sub, "--max-update-percent", bad])
+                .status(1)
+                .run();
+        }
+    }
+    assert_eq!(fake.writes(), 0);
     // Apply: 40% > 30% refused; 40% within --max-update-percent 40 (exactly P%) accepted.
     let refused = Test::new()
         .yaml(&yaml)

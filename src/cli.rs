@@ -220,6 +220,15 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// A `--max-update-percent` value: a finite number from 0 to 100. `f64`'s own
+/// parser takes `NaN` and `inf`, and a NaN limit would silently disable the guard.
+fn parse_percent(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{raw:?} is not a percentage from 0 to 100")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,14 +237,5 @@ mod tests {
     #[test]
     fn cli_debug_assert() {
         Cli::command().debug_assert();
-    }
-}
-
-/// A `--max-update-percent` value: a finite number from 0 to 100. `f64`'s own
-/// parser takes `NaN` and `inf`, and a NaN limit would silently disable the guard.
-fn parse_percent(raw: &str) -> Result<f64, String> {
-    match raw.trim().parse::<f64>() {
-        Ok(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(p),
-        _ => Err(format!("{raw:?} is not a percentage from 0 to 100")),
     }
 }

@@ -141,6 +141,11 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
+    /// Warn when more than P% of at least 10 managed live cards would be
+    /// updated (the limit `apply` enforces; `plan` only warns).
+    #[arg(long, default_value_t = 30.0, value_name = "P", value_parser = parse_percent)]
+    pub max_update_percent: f64,
+
     #[command(flatten)]
     pub shape: PlanShapeArgs,
 }
@@ -184,7 +189,7 @@ pub struct ApplyArgs {
     pub expect_digest: Option<String>,
 
     /// Refuse when more than P% of at least 10 managed live cards would be updated.
-    #[arg(long, default_value_t = 30.0, value_name = "P")]
+    #[arg(long, default_value_t = 30.0, value_name = "P", value_parser = parse_percent)]
     pub max_update_percent: f64,
 
     /// Override the --max-update-percent guard.
@@ -213,6 +218,15 @@ pub struct CompletionsArgs {
     /// The shell to generate for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A `--max-update-percent` value: a finite number from 0 to 100. `f64`'s own
+/// parser takes `NaN` and `inf`, and a NaN limit would silently disable the guard.
+fn parse_percent(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{raw:?} is not a percentage from 0 to 100")),
+    }
 }
 
 #[cfg(test)]

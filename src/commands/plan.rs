@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, PlanArgs, PlanFormat};
 use crate::exit::Exit;
-use crate::plan::{self, guard};
+use crate::plan;
 use crate::render;
 
 use super::pipeline::{self, LiveSource};
@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Result<Exit> {
         Ok(p) => p,
         Err(exit) => return Ok(exit),
     };
-    pipeline::warn_guard(&mut planned, guard::DEFAULT_MAX_PERCENT);
+    pipeline::warn_guard(&mut planned, args.max_update_percent);
     let plan = planned.plan;
 
     if let Some(path) = &args.out {

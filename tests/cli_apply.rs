@@ -814,3 +814,53 @@ fn target_applies_only_the_named_numbers() {
         .run();
     assert!(fake.requests().is_empty());
 }
+
+/// Run `linq-cards apply` on a real pseudo-terminal (util-linux `script`,
+/// part of every Debian base system), typing `answer` at the prompt.
+fn apply_on_a_terminal(fake: &FakeLinq, answer: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("linq-cards.yaml"), FILE).expect("write the file");
+    let bin = env!("CARGO_BIN_EXE_linq-cards");
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("'{bin}' apply"), "/dev/null"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("LINQ_API_URL", fake.base_url())
+        .env("LINQ_API_KEY", fake.token())
+        .env_remove("LINQ_API_V3_API_KEY")
+        .env_remove("LINQ_API_V3_BASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the binary on a pseudo-terminal");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // Typed ahead: the terminal holds the line until apply reads it.
+        stdin
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("type the answer");
+    }
+    let out = child.wait_with_output().expect("wait for script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn confirmation_on_a_terminal_requires_exactly_yes() {
+    let fake = fake();
+    for answer in ["no", "y", "YES", ""] {
+        let (code, out) = apply_on_a_terminal(&fake, answer);
+        assert_eq!(code, 1, "answer {answer:?}:\n{out}");
+        assert!(out.contains("Only 'yes' will be accepted"), "{out}");
+        assert!(out.contains("cancelled"), "{out}");
+        assert!(writes(&fake).is_empty(), "answer {answer:?} wrote");
+    }
+    let (code, out) = apply_on_a_terminal(&fake, "yes");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("converged"), "{out}");
+    // The file's three changes (create A, update B, set up D again), once each.
+    assert_eq!(writes(&fake).len(), 3, "{:?}", writes(&fake));
+    assert_no_unexpected(&fake);
+}

@@ -130,13 +130,7 @@ mod tests {
         image: Option<&str>,
         active: bool,
     ) -> ContactCard {
-        ContactCard {
-            phone_number: n.into(),
-            first_name: first.into(),
-            last_name: last.map(Into::into),
-            image_url: image.map(Into::into),
-            is_active: active,
-        }
+        ContactCard::sample(n, first, last, image, active)
     }
 
     fn live(cards: Vec<ContactCard>) -> LiveState {

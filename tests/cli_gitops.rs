@@ -552,6 +552,7 @@ fn inside_actions_json_validate_keeps_stdout_json() {
         .status(1)
         .run();
     assert_eq!(out.json()["valid"], serde_json::Value::Bool(false));
+    assert_eq!(out.json()["diagnostics"].as_array().map(Vec::len), Some(6));
     assert_eq!(annotations(out.stderr()).len(), 6, "{}", out.stderr());
     assert!(annotations(out.stderr()).contains(&FRIST_NAME));
 }

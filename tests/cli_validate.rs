@@ -120,19 +120,6 @@ fn github_format() {
 }
 
 #[test]
-fn inside_github_actions_annotations_go_to_stderr() {
-    let out = Test::new()
-        .fixture("invalid.yaml")
-        .env("GITHUB_ACTIONS", "true")
-        .args(["validate", "--format", "json", "invalid.yaml"])
-        .status(1)
-        .run();
-    // stdout stays pure JSON.
-    assert_eq!(out.json()["diagnostics"].as_array().map(Vec::len), Some(6));
-    assert_eq!(out.stderr().matches("::error file=invalid.yaml").count(), 6);
-}
-
-#[test]
 fn syntax_error_names_file_and_line() {
     let out = Test::new()
         .fixture("syntax_error.yaml")

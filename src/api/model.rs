@@ -16,6 +16,26 @@ pub struct ContactCard {
     pub is_active: bool,
 }
 
+#[cfg(test)]
+impl ContactCard {
+    /// A live card for tests.
+    pub(crate) fn sample(
+        phone_number: &str,
+        first_name: &str,
+        last_name: Option<&str>,
+        image_url: Option<&str>,
+        is_active: bool,
+    ) -> ContactCard {
+        ContactCard {
+            phone_number: phone_number.into(),
+            first_name: first_name.into(),
+            last_name: last_name.map(Into::into),
+            image_url: image_url.map(Into::into),
+            is_active,
+        }
+    }
+}
+
 /// `GET /v3/contact_card` response body (also the `--live-snapshot` format).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactCardList {

@@ -381,13 +381,7 @@ fn live(
     image: Option<&str>,
     active: bool,
 ) -> ContactCard {
-    ContactCard {
-        phone_number: phone.into(),
-        first_name: first.into(),
-        last_name: last.map(Into::into),
-        image_url: image.map(Into::into),
-        is_active: active,
-    }
+    ContactCard::sample(phone, first, last, image, active)
 }
 
 fn first_name(f: &str) -> CardFields {
